@@ -1,0 +1,1 @@
+"""Benchmarks: each measures Predicto against a ceiling measured in the same run, as a ratio."""

@@ -1,0 +1,1 @@
+"""The `predicto` command and the embedded warehouse server it runs."""

@@ -1,0 +1,3 @@
+from runner.cli import app
+
+app(prog_name="predicto")

@@ -1,0 +1,1 @@
+"""The embedded warehouse: chDB served over the ClickHouse HTTP interface."""
