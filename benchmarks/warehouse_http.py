@@ -20,6 +20,7 @@ from .common import Metric, Report, median, peak_rss_mb, start_server, timed
 
 INSERT_ROWS = int(os.environ.get("BENCH_INSERT_ROWS", 5_000_000))
 AGG_ROWS = int(os.environ.get("BENCH_AGG_ROWS", 100_000_000))
+REPEAT = int(os.environ.get("BENCH_REPEAT", 5))
 TABLE_DDL = (
     "CREATE TABLE {name} (id UInt64, user_id UInt32, event_at DateTime, event LowCardinality(String), "
     "value Float64, note String) ENGINE = MergeTree ORDER BY (user_id, event_at)"
@@ -63,33 +64,35 @@ def run() -> Report:
             local.query(f"INSERT INTO ins FROM INFILE '{native}' FORMAT Native")
             times.append(time.perf_counter() - t)
 
-        def http_insert() -> None:
-            client.command("DROP TABLE IF EXISTS ins")
-            client.command(TABLE_DDL.format(name="ins"))
+        def http_insert(compress: bool) -> None:
+            c = clickhouse_connect.get_client(host="127.0.0.1", port=port, compress=compress)
+            c.command("DROP TABLE IF EXISTS ins")
+            c.command(TABLE_DDL.format(name="ins"))
             t = time.perf_counter()
-            client.raw_insert("ins", insert_block=payload, fmt="Native")
+            c.raw_insert("ins", insert_block=payload, fmt="Native")
             times.append(time.perf_counter() - t)
+            c.close()
 
         times: list[float] = []
-        for _ in range(3):
+        for _ in range(REPEAT):
             local_insert()
         local_s = median(times)
-        times = []
-        for _ in range(3):
-            http_insert()
-        http_s = median(times)
-        assert client.command("SELECT count() FROM ins") == INSERT_ROWS
         ceiling = INSERT_ROWS / local_s
-        m = report.add(
-            Metric(
-                f"insert {INSERT_ROWS / 1e6:.0f}M rows Native ({size_mb:.0f} MB), clickhouse-connect",
-                INSERT_ROWS / http_s,
-                "rows/s",
-                ceiling,
-                ">= 0.7 of in-process",
+        for compress, label in ((False, "uncompressed"), (True, "client default compression")):
+            times = []
+            for _ in range(REPEAT):
+                http_insert(compress)
+            assert client.command("SELECT count() FROM ins") == INSERT_ROWS
+            m = report.add(
+                Metric(
+                    f"insert {INSERT_ROWS:,} rows Native ({size_mb:.0f} MB), {label}",
+                    INSERT_ROWS / median(times),
+                    "rows/s",
+                    ceiling,
+                    ">= 0.7 of in-process",
+                )
             )
-        )
-        m.ok = m.ratio >= 0.7
+            m.ok = m.ratio >= 0.7
 
         # The same rows from Python columns: clickhouse-connect also serialises them (client CPU).
         df = local.query(ROWS_SQL.format(rows=INSERT_ROWS), "DataFrame")
@@ -124,12 +127,12 @@ def run() -> Report:
         query = AGG_QUERY.format(name="agg")
         local.query(query, "Native")  # warm both page caches
         client.raw_query(query)
-        local_agg = [t for t in timed(lambda: local.query(query, "Native"), 5)]
-        http_agg = [t for t in timed(lambda: client.raw_query(query), 5)]
+        local_agg = timed(lambda: local.query(query, "Native"), REPEAT)
+        http_agg = timed(lambda: client.raw_query(query), REPEAT)
         assert local.query(query, "Native").bytes() == client.raw_query(query)
         m = report.add(
             Metric(
-                f"aggregation over {AGG_ROWS / 1e6:.0f}M rows (median of 5)",
+                f"aggregation over {AGG_ROWS:,} rows (median)",
                 median(http_agg) * 1000,
                 "ms",
                 median(local_agg) * 1000,
