@@ -22,6 +22,7 @@ from . import compression
 from .engine import Engine, Session, SessionStore, set_statement
 from .errors import ClickHouseError
 from .formats import is_streamable
+from .multipart import ExternalTable
 from .sql import (
     InsertSplit,
     NeedMoreText,
@@ -55,6 +56,7 @@ class QueryRequest:
     session_check: bool = False
     close_session: bool = False
     wait_end_of_query: bool = False
+    external_tables: list[ExternalTable] = field(default_factory=list)
 
 
 @dataclass
@@ -176,6 +178,8 @@ class Executor:
                 session.reset_request_state()
             else:
                 self._apply_context(conn, session, req)
+            for table in req.external_tables:
+                self._load_external(conn, table, cleanup)
             result = self._run(conn, prepared, req, cleanup, started)
             if session is not None:
                 session.after_statement(kind)
@@ -224,6 +228,16 @@ class Executor:
                 conn.query(set_statement(req.settings))
         except Exception as exc:
             raise ClickHouseError.from_engine(exc) from None
+
+    def _load_external(self, conn: Any, table: ExternalTable, cleanup: list[Callable[[], None]]) -> None:
+        """A temporary table for this request only, filled from the form's file."""
+        path = self.engine.spool_path(".ext")
+        path.write_bytes(table.data)
+        cleanup.append(lambda: path.unlink(missing_ok=True))
+        name = "`" + table.name.replace("`", "``") + "`"
+        _run_quietly(conn, f"CREATE TEMPORARY TABLE {name} ({table.columns})")
+        cleanup.append(lambda: conn.query(f"DROP TEMPORARY TABLE IF EXISTS {name}"))
+        _run_quietly(conn, f"INSERT INTO {name} FROM INFILE {quote_string(str(path))} FORMAT {table.format}")
 
     def _run(
         self,

@@ -30,6 +30,7 @@ from .engine import Engine, SessionStore, parse_session_timeout
 from .errors import ClickHouseError
 from .executor import Executor, QueryRequest, QueryResult
 from .formats import content_type
+from .multipart import external_tables, parse_form
 
 log = logging.getLogger("predicto.warehouse")
 
@@ -248,11 +249,6 @@ class _Handler(BaseHTTPRequestHandler):
                     "HTTP_LENGTH_REQUIRED",
                     "The Transfer-Encoding is not chunked and there is no Content-Length header for POST request",
                 )
-            if "multipart/form-data" in self.headers.get("Content-Type", ""):
-                raise ClickHouseError.named(
-                    "NOT_IMPLEMENTED",
-                    "External data (multipart/form-data requests) is not supported by the embedded warehouse",
-                )
             self._authenticate(params)
             if self.command in ("GET", "HEAD") and not params.get("query") and body.finished:
                 self._send_plain(200, b"Ok.\n")  # a bare GET / is ClickHouse's health check too
@@ -325,18 +321,37 @@ class _Handler(BaseHTTPRequestHandler):
                 "ClickHouse's native block compression over HTTP (compress/decompress=1) is not supported by the "
                 "embedded warehouse; use HTTP compression (Content-Encoding, or enable_http_compression=1 with Accept-Encoding)",
             )
+        content_type = self.headers.get("Content-Type", "")
+        query, externals, form_fields, request_body = params.get("query", ""), [], {}, body
+        if content_type.startswith("multipart/form-data"):
+            # The query and its parameters come as form fields, external tables as files.
+            form = parse_form(
+                content_type,
+                compression.decompress_stream(
+                    compression.request_method(self.headers.get("Content-Encoding")), body
+                ),
+            )
+            form_fields = form.fields
+            query += form.fields.get("query", "")
+            externals = external_tables(form.files, {**params, **form.fields})
+            request_body = iter(())
         settings, query_params = {}, {}
-        for key, value in params.items():
+        for key, value in {**params, **form_fields}.items():
             if key.startswith("param_"):
                 query_params[key[len("param_") :]] = value
-            elif key and key not in RESERVED_PARAMS:
+            elif key in form_fields or not key or key in RESERVED_PARAMS:
+                continue
+            elif externals and key.endswith(("_structure", "_types", "_format")):
+                continue  # describes an external table, as in ClickHouse
+            else:
                 settings[key] = value
         session_id = params.get("session_id") or None
         return QueryRequest(
             method=self.command,
-            query_param=params.get("query", ""),
-            body=body,
-            content_encoding=self.headers.get("Content-Encoding"),
+            query_param=query,
+            body=request_body,
+            external_tables=externals,
+            content_encoding=None if externals or form_fields else self.headers.get("Content-Encoding"),
             database=self.headers.get("X-ClickHouse-Database") or params.get("database") or None,
             default_format=self.headers.get("X-ClickHouse-Format") or params.get("default_format") or None,
             settings=settings,
