@@ -130,7 +130,7 @@ def start(target: EmbeddedTarget, wait_seconds: float = 60.0) -> ServerState:
     )
 
 
-def stop(data_dir: Path, wait_seconds: float = 30.0) -> ServerState | None:
+def stop(data_dir: Path, wait_seconds: float = 90.0) -> ServerState | None:
     """Stop the server of `data_dir`; returns its state, or None if none was running."""
     state = running_state(data_dir)
     if state is None:

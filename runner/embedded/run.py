@@ -53,6 +53,9 @@ def run_foreground(target: EmbeddedTarget) -> int:
     try:
         server.serve_forever(poll_interval=0.2)
     finally:
+        # Let running queries finish (a stop during an insert must not cut it), then close.
+        if not server.wait_idle(timeout=60):
+            logging.getLogger("predicto.warehouse").warning("stopping with queries still running")
         server.server_close()
         server.sessions.close_all()
         warehouse.clear_state(target.data_dir)

@@ -17,6 +17,7 @@ import secrets
 import socket
 import socketserver
 import string
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -170,6 +171,8 @@ class WarehouseServer(ThreadingHTTPServer):
         self.sessions = SessionStore(engine)
         self.executor = Executor(engine, self.sessions)
         self.display_name = config.display_name or socket.gethostname()
+        self._active = 0
+        self._idle = threading.Condition()
         family = socket.AF_INET6 if ":" in config.host else socket.AF_INET
         self.address_family = family
         super().__init__((config.host, config.port), _Handler)
@@ -180,6 +183,20 @@ class WarehouseServer(ThreadingHTTPServer):
         self.socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         socketserver.TCPServer.server_bind(self)
         self.server_name, self.server_port = self.socket.getsockname()[:2]
+
+    def request_started(self) -> None:
+        with self._idle:
+            self._active += 1
+
+    def request_finished(self) -> None:
+        with self._idle:
+            self._active -= 1
+            self._idle.notify_all()
+
+    def wait_idle(self, timeout: float) -> bool:
+        """Wait until no request is being processed (idle keep-alive connections do not count)."""
+        with self._idle:
+            return self._idle.wait_for(lambda: self._active == 0, timeout)
 
     def shutdown_all(self) -> None:
         self.shutdown()
@@ -222,6 +239,13 @@ class _Handler(BaseHTTPRequestHandler):
         log.debug("%s %s", self.address_string(), format % args)
 
     def _handle(self) -> None:
+        self.server.request_started()
+        try:
+            self._handle_request()
+        finally:
+            self.server.request_finished()
+
+    def _handle_request(self) -> None:
         started = time.perf_counter()
         self._query_id = ""
         url = urlsplit(self.path)

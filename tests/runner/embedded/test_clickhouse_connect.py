@@ -138,14 +138,18 @@ def test_sqlalchemy_dialect(warehouse, table):
 def test_long_bind_parameters_go_as_a_form(ch):
     # Over 4 KiB of parameters makes clickhouse-connect send multipart/form-data.
     ids = list(range(5000))
-    result = ch.query("SELECT count(), sum(x) FROM (SELECT arrayJoin({ids:Array(UInt32)}) AS x)", parameters={"ids": ids})
+    result = ch.query(
+        "SELECT count(), sum(x) FROM (SELECT arrayJoin({ids:Array(UInt32)}) AS x)", parameters={"ids": ids}
+    )
     assert result.result_rows == [(5000, sum(ids))]
 
 
 def test_external_data(ch):
     from clickhouse_connect.driver.external import ExternalData
 
-    data = ExternalData(data=b"1\tann\n2\tbob\n3\tcid\n", file_name="people", structure=["id UInt32", "name String"])
+    data = ExternalData(
+        data=b"1\tann\n2\tbob\n3\tcid\n", file_name="people", structure=["id UInt32", "name String"]
+    )
     result = ch.query("SELECT name FROM people WHERE id >= 2 ORDER BY id", external_data=data)
     assert result.result_rows == [("bob",), ("cid",)]
     # The external table belonged to that query only.

@@ -147,3 +147,21 @@ def test_clickhouse_connect_with_password(guarded):
     with pytest.raises(DatabaseError) as info:
         clickhouse_connect.get_client(host=guarded.host, port=guarded.port, password="wrong")
     assert info.value.code == 516
+
+
+def test_stop_lets_running_queries_finish(tmp_path):
+    import threading
+    import time
+
+    server = start_warehouse(tmp_path / "wh")
+    outcome = {}
+
+    def slow() -> None:
+        outcome["reply"] = request(server, "POST", {"query": "SELECT sleep(2), 'finished'"})
+
+    worker = threading.Thread(target=slow)
+    worker.start()
+    time.sleep(0.5)
+    assert server.stop() == 0  # SIGTERM while the query runs
+    worker.join()
+    assert outcome["reply"][0] == 200 and outcome["reply"][2].endswith(b"finished\n")
