@@ -15,7 +15,8 @@ $(STAMP): pyproject.toml requirements.lock
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@$(BIN)/python -m pip install -q --disable-pip-version-check "$$(grep '^uv==' requirements.lock)"
 	$(BIN)/uv pip install -q -p $(BIN)/python -r requirements.lock
-	$(BIN)/uv pip install -q -p $(BIN)/python --no-deps -e .
+	@# compat mode: the checkout itself is on sys.path, so a new top-level package needs no reinstall
+	$(BIN)/uv pip install -q -p $(BIN)/python --no-deps --config-setting editable_mode=compat -e .
 	@touch $@
 
 demo: setup
