@@ -1,0 +1,1 @@
+"""Generation of one consistent synthetic streaming world (see ``simulator.world.generate``)."""
