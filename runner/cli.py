@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import typer
 
-from runner.commands import dbt, demo, warehouse
+from runner.commands import dbt, demo, ingest, sandbox, simulate, warehouse
 
 app = typer.Typer(help="Predicto end-to-end analytics.", no_args_is_help=True, pretty_exceptions_enable=False)
 app.add_typer(warehouse.app, name="warehouse")
+app.add_typer(sandbox.app, name="sandbox")
+app.command(name="simulate")(simulate.simulate)
+app.command(name="ingest")(ingest.ingest)
 app.command(name="demo")(demo.demo)
 app.command(
     name="dbt",

@@ -30,6 +30,7 @@ from .sql import (
     analyse,
     first_keyword,
     quote_string,
+    replace_input,
     split_insert,
     tokens,
 )
@@ -276,12 +277,18 @@ class Executor:
     ) -> QueryResult:
         split = prepared.insert
         assert split is not None and prepared.data_path is not None
-        sql = f"{prepared.sql} FROM INFILE {quote_string(str(prepared.data_path))}"
-        if prepared.data_compression:
-            sql += f" COMPRESSION '{prepared.data_compression}'"
-        if split.settings:
-            sql += f" {_utf8(split.settings)}"
-        sql += f" FORMAT {split.format_name}"
+        if split.select:
+            # ClickHouse's input() reads the request's data; here that data is a spool file.
+            sql = replace_input(
+                prepared.sql, str(prepared.data_path), split.format_name, prepared.data_compression
+            )
+        else:
+            sql = f"{prepared.sql} FROM INFILE {quote_string(str(prepared.data_path))}"
+            if prepared.data_compression:
+                sql += f" COMPRESSION '{prepared.data_compression}'"
+            if split.settings:
+                sql += f" {_utf8(split.settings)}"
+            sql += f" FORMAT {split.format_name}"
         res = _query(conn, sql, "TabSeparated", params)
         return QueryResult(None, iter(()), _summary(res, started))
 

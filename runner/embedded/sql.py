@@ -179,6 +179,7 @@ class InsertSplit:
     settings: str  # "SETTINGS ..." clause of the INSERT, or ""
     format_name: str
     data_offset: int  # index in the analysed text where the data starts
+    select: bool = False  # INSERT … SELECT … FROM input(…) FORMAT x: the SELECT reads the data
 
 
 class NeedMoreText(Exception):
@@ -193,8 +194,9 @@ def split_insert(sql: str, complete: bool) -> InsertSplit | None:
         complete: whether `sql` is the whole request text.
 
     Returns:
-        An InsertSplit for `INSERT ... FORMAT x <data>` or `INSERT ... VALUES <data>`;
-        None for an INSERT without inline data (INSERT ... SELECT).
+        An InsertSplit for `INSERT ... FORMAT x <data>`, `INSERT ... VALUES <data>` or
+        `INSERT ... SELECT ... FROM input(...) FORMAT x <data>`; None for an INSERT without
+        inline data (a plain INSERT ... SELECT).
 
     Raises:
         NeedMoreText: the prefix ends before the data clause.
@@ -202,6 +204,7 @@ def split_insert(sql: str, complete: bool) -> InsertSplit | None:
     # Lex only up to the data clause: the data itself may be binary or malformed.
     i, n, depth = 0, len(sql), 0
     settings_start: int | None = None
+    select = False  # inside INSERT … SELECT: only a trailing FORMAT clause matters
     prev_word = ""  # previous top-level token (upper-cased word or punctuation)
     while i < n:
         ch = sql[i]
@@ -240,14 +243,13 @@ def split_insert(sql: str, complete: bool) -> InsertSplit | None:
         word, end = m.group(0).upper(), m.end()
         # `INSERT INTO format FORMAT CSV`: a keyword right after INTO/TABLE/a dot is a name.
         if depth == 0 and prev_word not in ("INTO", "TABLE", "FUNCTION", "."):
-            if word == "SETTINGS" and settings_start is None:
+            if select and word != "FORMAT":
+                pass
+            elif word == "SETTINGS" and settings_start is None:
                 settings_start = i
-            elif (
-                word in ("SELECT", "WITH")
-                and prev_word != "FORMAT"
-                or word == "INFILE"
-                and prev_word == "FROM"
-            ):
+            elif word in ("SELECT", "WITH") and prev_word != "FORMAT":
+                select = True
+            elif word == "INFILE" and prev_word == "FROM":
                 return None
             elif word == "VALUES":
                 head_end = settings_start if settings_start is not None else i
@@ -272,6 +274,8 @@ def split_insert(sql: str, complete: bool) -> InsertSplit | None:
                     data += 1
                 elif data == n and not complete:
                     raise NeedMoreText
+                if select:
+                    return InsertSplit(sql[:i].rstrip(), "", fm.group(0), data, select=True)
                 head_end = settings_start if settings_start is not None else i
                 settings = sql[settings_start:i].strip() if settings_start is not None else ""
                 return InsertSplit(sql[:head_end].rstrip(), settings, fm.group(0), data)
@@ -280,6 +284,28 @@ def split_insert(sql: str, complete: bool) -> InsertSplit | None:
     if complete:
         return None
     raise NeedMoreText
+
+
+def replace_input(sql: str, path: str, fmt: str, compression: str | None) -> str:
+    """Point `input(structure)` at a data file: `file(path, fmt, structure[, compression])`."""
+    toks = tokens(sql)
+    out, last = [], 0
+    for k, t in enumerate(toks[:-1]):
+        if t.kind == "word" and t.text.lower() == "input" and toks[k + 1].text == "(":
+            depth, close = toks[k + 1].depth, None
+            for u in toks[k + 2 :]:
+                if u.text == ")" and u.depth == depth:
+                    close = u
+                    break
+            if close is None:
+                continue
+            args = sql[toks[k + 1].end : close.start].strip() or "'auto'"
+            extra = f", {quote_string(compression)}" if compression else ""
+            out.append(sql[last : t.start])
+            out.append(f"file({quote_string(path)}, {quote_string(fmt)}, {args}{extra})")
+            last = close.end
+    out.append(sql[last:])
+    return "".join(out)
 
 
 def _skip_ws(sql: str, i: int) -> int:

@@ -362,3 +362,16 @@ def test_keep_alive_connection_serves_many_requests(warehouse):
     conn.request("GET", "/?query=SELECT+7")
     assert conn.getresponse().read() == b"7\n"
     conn.close()
+
+
+def test_insert_select_from_input(warehouse, scratch_db):
+    t = f"{scratch_db}.t"
+    post(warehouse, f"CREATE TABLE {t} (a UInt32, doubled UInt64) ENGINE = MergeTree ORDER BY a")
+    query = f"INSERT INTO {t} SELECT a, a * 2 FROM input('a UInt32') WHERE a != 2 FORMAT CSV"
+    assert post(warehouse, b"1\n2\n3\n", {"query": query})[0] == 200  # data = body
+    assert (
+        post(warehouse, (query.replace("!= 2", "= 2") + "\n2\n").encode())[0] == 200
+    )  # data after the query
+    compressed = gzip.compress(b"10\n")
+    assert post(warehouse, compressed, {"query": query}, {"Content-Encoding": "gzip"})[0] == 200
+    assert get(warehouse, f"SELECT a, doubled FROM {t} ORDER BY a FORMAT CSV")[2] == b"1,2\n2,4\n3,6\n10,20\n"

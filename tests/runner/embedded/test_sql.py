@@ -93,3 +93,26 @@ def test_split_insert_binary_data_is_not_lexed():
 def test_unterminated_literal_is_an_error():
     with pytest.raises(SqlSyntaxError):
         analyse("SELECT 'abc")
+
+
+def test_split_insert_select_from_input():
+    sql = "INSERT INTO t (a, h) SELECT a, cityHash64(a) FROM input('a UInt32') WHERE a > 1 FORMAT CSV\n1\n2\n"
+    split = split_insert(sql, complete=True)
+    assert split.select and split.format_name == "CSV"
+    assert split.head == "INSERT INTO t (a, h) SELECT a, cityHash64(a) FROM input('a UInt32') WHERE a > 1"
+    assert sql[split.data_offset :] == "1\n2\n"
+    assert split_insert("INSERT INTO t SELECT * FROM values('a UInt8', 1)", complete=True) is None
+    with pytest.raises(NeedMoreText):
+        split_insert("INSERT INTO t SELECT * FROM input('a UInt8') FOR", complete=False)
+
+
+def test_replace_input():
+    from runner.embedded.sql import replace_input
+
+    sql = "INSERT INTO t SELECT x FROM input('x UInt8') AS i WHERE x IN (SELECT 1)"
+    assert replace_input(sql, "/s/f", "CSV", None) == (
+        "INSERT INTO t SELECT x FROM file('/s/f', 'CSV', 'x UInt8') AS i WHERE x IN (SELECT 1)"
+    )
+    assert "file('/s/f', 'Parquet', 'auto', 'lz4')" in replace_input(
+        "SELECT * FROM input()", "/s/f", "Parquet", "lz4"
+    )
