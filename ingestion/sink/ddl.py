@@ -154,8 +154,26 @@ def split_order_by(value: str | Sequence[str] | None) -> list[str]:
     parts = [value] if isinstance(value, str) else list(value)
     out: list[str] = []
     for part in parts:
-        out.extend(p for p in _split_top_level(part.strip().removeprefix("(").removesuffix(")")) if p)
+        out.extend(p for p in _split_top_level(_strip_wrapping_parens(part.strip())) if p)
     return out
+
+
+def _strip_wrapping_parens(text: str) -> str:
+    """`(a, b)` → `a, b`; `toDate(t)` stays: only parentheses around the whole text go."""
+    while text.startswith("(") and _closing_paren(text) == len(text) - 1:
+        text = text[1:-1].strip()
+    return text
+
+
+def _closing_paren(text: str) -> int:
+    """Index of the parenthesis that closes the one at index 0 (-1 if none)."""
+    depth = 0
+    for index, ch in enumerate(text):
+        depth += ch == "("
+        depth -= ch == ")"
+        if depth == 0:
+            return index
+    return -1
 
 
 def _split_top_level(text: str) -> list[str]:
