@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import sys
 
-from . import warehouse_http
+from . import ingest_player_events, warehouse_http
 
-BENCHMARKS = {"warehouse_http": warehouse_http.run}
+BENCHMARKS = {"warehouse_http": warehouse_http.run, "ingest_player_events": ingest_player_events.run}
 
 
 def main(names: list[str]) -> int:

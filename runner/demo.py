@@ -1,52 +1,155 @@
-"""`predicto demo`: the whole pipeline on simulated data, then a summary of what was built."""
+"""`predicto demo`: simulate a platform, serve it over the real APIs, ingest, build, summarise."""
 
 from __future__ import annotations
 
+import datetime as dt
+import os
 import time
+from collections.abc import Callable
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
 from warehouse.client import get_client
 
 from .connection import connect_warehouse
 from .dbt import PROJECT_DIR, DbtOutcome, run_dbt
+from .simulation import SimulatedWorld, sandbox_environment, simulate_world
+
+DEMO_WORLD = Path(".sim/world")
+DEMO_SCALE = {"people": 3000, "days": 30}
+PG_SERVER_DSN = os.environ.get("PREDICTO_SANDBOX_PG_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
+PG_DATABASE = os.environ.get("PREDICTO_SANDBOX_PG_DATABASE", "predicto_sandbox_auth")
+# Sources cut at "yesterday" by date: in the demo that is the day before the simulated now.
+DATED_SOURCES = ("yandex_metrica", "appmetrica", "yandex_direct")
 
 
 @dataclass
 class DemoReport:
     warehouse_url: str
-    dbt: DbtOutcome
-    seconds: float
+    world: SimulatedWorld | None = None
+    ingest: list[Any] = field(default_factory=list)
+    dbt: DbtOutcome | None = None
+    seconds: float = 0.0
     tables: list[tuple[str, str, int]] = field(default_factory=list)  # database, table, rows
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def success(self) -> bool:
+        return bool(self.dbt and self.dbt.success) and all(r.status == "loaded" for r in self.ingest)
 
 
-def run_demo() -> DemoReport:
+def run_demo(echo: Callable[[str], None] = print, world_dir: Path = DEMO_WORLD, **scale: Any) -> DemoReport:
+    """The whole pipeline at demo scale; each stage reports as it finishes."""
+    from ingestion.run import ingest
+
     started = time.perf_counter()
     settings = connect_warehouse()
-    outcome = run_dbt(["build"])
-    tables: list[tuple[str, str, int]] = []
-    if outcome.success:
-        client = get_client(settings)
-        relations = [
-            r["relation"]
-            for r in outcome.results
-            if r["relation"] and r["resource_type"] in ("model", "seed", "snapshot")
-        ]
-        for relation in relations:
-            db, table = (part.strip('`"') for part in relation.split("."))
-            rows = client.command(f"SELECT count() FROM `{db}`.`{table}`")
-            tables.append((db, table, int(rows)))
-        client.close()
-    return DemoReport(settings.url, outcome, time.perf_counter() - started, tables)
+    report = DemoReport(settings.url)
+    echo(f"warehouse: {settings.url}")
+    report.world = simulate_world(world_dir, reuse=True, **{**DEMO_SCALE, **scale})
+    echo(report.world.summary().splitlines()[0])
+    pg_dsn = PG_SERVER_DSN if _postgres_reachable(PG_SERVER_DSN) else None
+    if pg_dsn is None:
+        report.notes.append(f"PostgreSQL not reachable at {PG_SERVER_DSN}: the auth service was not loaded")
+    with _sandbox(report.world.path, pg_dsn) as (env, source_kwargs), _environment(env):
+        names = [n for n in _all_sources() if n != "auth_service" or pg_dsn]
+        echo(f"ingesting {len(names)} sources from the sandbox servers…")
+        report.ingest = ingest(
+            names,
+            settings=settings,
+            source_kwargs=source_kwargs,
+            on_done=lambda r: echo(
+                f"  {'ok' if r.status == 'loaded' else 'FAILED'} {r.source}: {r.rows_inserted:,} new rows, "
+                f"{r.quarantined} quarantined, {r.seconds:.1f}s" + (f" — {r.error}" if r.error else "")
+            ),
+        )
+    echo("dbt build…")
+    report.dbt = run_dbt(["build", "--quiet"])
+    if report.dbt.success:
+        report.tables = _built_tables(settings, report.dbt)
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _all_sources() -> list[str]:
+    from ingestion.registry import SOURCES
+
+    return list(SOURCES)
+
+
+@contextmanager
+def _sandbox(world: Path, pg_dsn: str | None):
+    """Sandbox servers on free ports, and the source settings that point at them."""
+    import json
+
+    from simulator.sandbox import serve_all
+
+    sandbox = serve_all(
+        world,
+        ports={name: 0 for name in ("metrica", "appmetrica", "direct", "billing", "content")},
+        pg_dsn=pg_dsn,
+        pg_database=PG_DATABASE,
+    )
+    try:
+        meta = json.loads((world / "world.json").read_text())
+        first = dt.date.fromisoformat(meta["data_start"][:10])
+        last = dt.date.fromisoformat(meta["now"][:10]) - dt.timedelta(days=1)
+        kwargs = {name: {"initial_date": first, "end_date": last} for name in DATED_SOURCES}
+        auth_dsn = sandbox.auth_db["dsn"] if sandbox.auth_db else None
+        yield sandbox_environment(sandbox.urls, world, auth_dsn), kwargs
+    finally:
+        sandbox.stop()
+
+
+@contextmanager
+def _environment(values: dict[str, str]):
+    saved = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for key, old in saved.items():
+            if old is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = old
+
+
+def _postgres_reachable(dsn: str) -> bool:
+    import psycopg2
+
+    try:
+        psycopg2.connect(dsn, connect_timeout=3).close()
+    except psycopg2.Error:
+        return False
+    return True
+
+
+def _built_tables(settings: Any, outcome: DbtOutcome) -> list[tuple[str, str, int]]:
+    client = get_client(settings)
+    tables = []
+    for r in outcome.results:
+        if r["relation"] and r["resource_type"] in ("model", "seed", "snapshot"):
+            db, table = (part.strip('`"') for part in r["relation"].split("."))
+            tables.append((db, table, int(client.command(f"SELECT count() FROM `{db}`.`{table}`"))))
+    client.close()
+    return tables
 
 
 def format_report(report: DemoReport) -> str:
-    lines = [f"warehouse: {report.warehouse_url}  (dbt project: {PROJECT_DIR})", ""]
-    if not report.dbt.success:
-        failed = [r for r in report.dbt.results if r["status"] not in ("success", "pass")]
-        lines.append("dbt build FAILED:")
-        lines += [f"  {r['unique_id']}: {r['status']} {r['message']}" for r in failed] or [
-            f"  {report.dbt.error}"
+    from .ingest_view import summary_lines
+
+    lines = ["", *summary_lines(report.ingest), ""]
+    if report.dbt is None or not report.dbt.success:
+        failed = [
+            r for r in (report.dbt.results if report.dbt else []) if r["status"] not in ("success", "pass")
         ]
+        lines.append("dbt build FAILED:")
+        lines += [f"  {r['unique_id']}: {r['status']} {r['message']}" for r in failed]
+        if report.dbt and report.dbt.error:
+            lines.append(f"  {report.dbt.error}")
         return "\n".join(lines)
     counts: dict[str, int] = {}
     for r in report.dbt.results:
@@ -54,17 +157,18 @@ def format_report(report: DemoReport) -> str:
     lines.append(
         "dbt build: " + ", ".join(f"{n} {kind}s" for kind, n in sorted(counts.items())) + " — all passed"
     )
-    lines.append("")
-    lines.append("built:")
     width = max((len(f"{d}.{t}") for d, t, _ in report.tables), default=10)
-    lines += [f"  {f'{d}.{t}':<{width}}  {rows:>10,} rows" for d, t, rows in report.tables]
+    lines += [f"  {f'{d}.{t}':<{width}}  {rows:>12,} rows" for d, t, rows in report.tables]
+    lines += [f"note: {n}" for n in report.notes]
     lines += [
         "",
         "where to look:",
-        f"  curl '{report.warehouse_url}/?query=SHOW+TABLES+FROM+analytics_marts'",
-        f"  any ClickHouse client or BI tool: {report.warehouse_url} (ClickHouse HTTP, user default)",
-        "  cd dbt_project && ../.venv/bin/dbt docs generate && ../.venv/bin/dbt docs serve",
-        "  predicto warehouse status | stop",
-        f"done in {report.seconds:.1f}s",
+        f"  raw data:   curl '{report.warehouse_url}/?query=SHOW+TABLES+FROM+raw'",
+        f"  bad rows:   curl '{report.warehouse_url}/?query=SELECT+source,reason,count()+FROM+raw._quarantine"
+        "+GROUP+BY+ALL+FORMAT+PrettyCompact'",
+        f"  any ClickHouse client or BI tool: {report.warehouse_url} (user default)",
+        f"  dbt:        cd {PROJECT_DIR.name} && ../.venv/bin/dbt docs generate && ../.venv/bin/dbt docs serve",
+        "  warehouse:  .venv/bin/predicto warehouse status | stop",
+        f"done in {report.seconds:.0f}s",
     ]
     return "\n".join(lines)

@@ -54,3 +54,20 @@ def summary_table(runs: list) -> Table:
             f"{r.seconds:.1f}",
         )
     return table
+
+
+def summary_lines(runs: list) -> list[str]:
+    """The summary as plain text lines (for logs and the demo's report)."""
+    if not runs:
+        return []
+    header = f"{'source':<16} {'status':<8} {'received':>10} {'new rows':>10} {'duplicates':>10} {'quarantined':>11} {'seconds':>8}"
+    lines = ["ingest summary:", "  " + header]
+    for r in runs:
+        duplicates = sum(t["duplicate"] for t in r.tables.values())
+        lines.append(
+            f"  {r.source:<16} {r.status:<8} {r.rows_received:>10,} {r.rows_inserted:>10,} {duplicates:>10,} "
+            f"{r.quarantined:>11,} {r.seconds:>8.1f}"
+        )
+        if r.error:
+            lines.append(f"    error: {r.error}")
+    return lines

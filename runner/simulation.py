@@ -67,6 +67,10 @@ def sandbox_environment(urls: dict[str, str], world: Path, auth_dsn: str | None)
         "SOURCES__BILLING__SECRET_KEY": o.billing_secret_key,
         "SOURCES__CONTENT_CATALOG__BASE_URL": urls["content"],
         "SOURCES__CONTENT_CATALOG__TOKEN": o.content_token,
+        # The sandbox prepares exports in a poll or two; the real APIs' pacing would only wait.
+        "SOURCES__YANDEX_METRICA__POLL_INTERVAL_SECONDS": "0.1",
+        "SOURCES__APPMETRICA__POLL_INTERVAL_SECONDS": "0.05",
+        "SOURCES__APPMETRICA__MAX_POLL_INTERVAL_SECONDS": "0.5",
         "SOURCES__PLAYER_LOGS__DIRECTORY": str((world / "player_logs").resolve()),
         "SOURCES__AD_COST_FILES__DIRECTORY": str((world / "ad_costs").resolve()),
     }

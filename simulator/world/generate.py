@@ -214,7 +214,7 @@ def _finish_identity(out: Path, pop: Population, cfg: WorldConfig) -> None:
             "person_id": pa.array(pop["person_id"][m], pa.int64()),
         }
     )
-    t = pa.concat_tables([raw, extra])
+    t = _served_only(pa.concat_tables([raw, extra]), out)
     counts = t.group_by(["id_type", "id_value"]).aggregate([("person_id", "count_distinct")])
     shared = counts.filter(pc.greater(counts["person_id_count_distinct"], 1))
     shared_keys = {
@@ -227,6 +227,44 @@ def _finish_identity(out: Path, pop: Population, cfg: WorldConfig) -> None:
     t = t.append_column("is_shared", pa.array(is_shared, pa.bool_()))
     t = t.sort_by([("id_type", "ascending"), ("id_value", "ascending"), ("person_id", "ascending")])
     _write(t, out / "truth" / "identity.parquet")
+
+
+# App identifiers are recorded when a device is used, but an offline device's data may be
+# received only after "now": keep the ones that some served AppMetrica table carries.
+_APP_ID_COLUMNS = {
+    "appmetrica_device_id": "appmetrica_device_id",
+    "appmetrica_installation_id": "installation_id",
+    "google_aid": "google_aid",
+    "ios_ifa": "ios_ifa",
+}
+
+
+def _served_only(identity: pa.Table, out: Path) -> pa.Table:
+    """Drop app identifiers that no AppMetrica export of this world contains."""
+    seen: dict[str, set[str]] = {kind: set() for kind in _APP_ID_COLUMNS}
+    tables = ("appmetrica_events", "appmetrica_sessions_starts", "appmetrica_installations")
+    devices = read_parquet(out / "tables" / "appmetrica_devices.parquet")
+    by_device = {
+        str(d["appmetrica_device_id"]): d
+        for d in devices.select(["appmetrica_device_id", "google_aid", "ios_ifa"]).to_pylist()
+    }
+    for name in tables:
+        t = read_parquet(
+            out / "tables" / f"{name}.parquet", columns=["appmetrica_device_id", "installation_id"]
+        )
+        for device, installation in zip(
+            t["appmetrica_device_id"].to_pylist(), t["installation_id"].to_pylist(), strict=True
+        ):
+            seen["appmetrica_device_id"].add(str(device))
+            seen["appmetrica_installation_id"].add(str(installation))
+            fields = by_device.get(str(device)) or {}
+            seen["google_aid"].add(str(fields.get("google_aid") or ""))
+            seen["ios_ifa"].add(str(fields.get("ios_ifa") or ""))
+    keep = [
+        kind not in seen or value in seen[kind]
+        for kind, value in zip(identity["id_type"].to_pylist(), identity["id_value"].to_pylist(), strict=True)
+    ]
+    return identity.filter(pa.array(keep, pa.bool_()))
 
 
 def _ms_to_date(ms: int | None) -> dt.date | None:

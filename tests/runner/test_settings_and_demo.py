@@ -38,23 +38,51 @@ def test_settings_from_env_and_dotenv(monkeypatch, tmp_path):
 @pytest.fixture
 def isolated_embedded(monkeypatch, tmp_path):
     """The embedded warehouse of a command, on a free port and a temporary data dir."""
+    import uuid
+
     for key in ("CLICKHOUSE_HOST", "CLICKHOUSE_PORT", "CLICKHOUSE_PASSWORD"):
         monkeypatch.delenv(key, raising=False)
     monkeypatch.setenv("PREDICTO_WAREHOUSE_PORT", str(free_port()))
     monkeypatch.setenv("PREDICTO_WAREHOUSE_DATA_DIR", str(tmp_path / "wh"))
+    monkeypatch.setenv("PREDICTO_DLT_DIR", str(tmp_path / "dlt"))
     monkeypatch.setenv("DBT_SCHEMA", "demo_test")
+    database = f"predicto_test_demo_{uuid.uuid4().hex[:8]}"
+    monkeypatch.setenv("PREDICTO_SANDBOX_PG_DATABASE", database)
     monkeypatch.chdir(tmp_path)
     yield tmp_path / "wh"
     embedded.stop(tmp_path / "wh")
+    from runner.demo import PG_SERVER_DSN
+    from simulator.sandbox.auth_pg import drop_database
+
+    drop_database(PG_SERVER_DSN, database)
 
 
-def test_demo_starts_the_embedded_warehouse_and_builds(isolated_embedded):
-    result = CliRunner().invoke(app, ["demo"])
+def test_demo_runs_the_whole_pipeline(isolated_embedded):
+    import importlib
+
+    import runner.demo
+
+    importlib.reload(runner.demo)  # picks up the test's sandbox database name
+    result = CliRunner().invoke(app, ["demo", "--people", "120", "--days", "4"])
     assert result.exit_code == 0, result.output
+    for source in ("yandex_metrica", "appmetrica", "yandex_direct", "auth_service", "billing", "player_logs"):
+        assert f"ok {source}:" in result.output
     assert "all passed" in result.output
     assert "demo_test_marts.dim_channels" in result.output
     state = embedded.running_state(isolated_embedded)
     assert state is not None and embedded.ping(state.url)
+    client = __import__("clickhouse_connect").get_client(host="127.0.0.1", port=state.port)
+    assert client.command("SELECT count() FROM raw.player_logs__events") > 0
+    # A second demo run finds everything already loaded: no new rows anywhere.
+    first_run_end = client.command("SELECT max(finished_at) FROM raw._loads")
+    again = CliRunner().invoke(app, ["demo", "--people", "120", "--days", "4"])
+    assert again.exit_code == 0, again.output
+    assert "(reused)" in again.output
+    new_rows = client.query(
+        "SELECT count(), sum(rows_inserted) FROM raw._loads WHERE started_at > {t:DateTime64(3)} AND status = 'loaded' AND table != '_dlt_pipeline_state'",
+        parameters={"t": first_run_end},
+    ).first_row
+    assert new_rows[0] > 0 and new_rows[1] == 0  # jobs ran, and inserted nothing
 
 
 def test_dbt_passthrough_uses_a_configured_server(warehouse, monkeypatch, tmp_path):
