@@ -240,7 +240,7 @@ _APP_ID_COLUMNS = {
 
 
 def _served_only(identity: pa.Table, out: Path) -> pa.Table:
-    """Drop app identifiers that no AppMetrica export of this world contains."""
+    """Drop app identifiers that no served table of this world contains."""
     seen: dict[str, set[str]] = {kind: set() for kind in _APP_ID_COLUMNS}
     tables = ("appmetrica_events", "appmetrica_sessions_starts", "appmetrica_installations")
     devices = read_parquet(out / "tables" / "appmetrica_devices.parquet")
@@ -260,6 +260,11 @@ def _served_only(identity: pa.Table, out: Path) -> pa.Table:
             fields = by_device.get(str(device)) or {}
             seen["google_aid"].add(str(fields.get("google_aid") or ""))
             seen["ios_ifa"].add(str(fields.get("ios_ifa") or ""))
+    # The auth service also records the app device a login came from.
+    logins = read_parquet(out / "tables" / "auth_logins.parquet", columns=["client_type", "client_id"])
+    for kind, client_id in zip(logins["client_type"].to_pylist(), logins["client_id"].to_pylist(), strict=True):
+        if kind in ("android", "ios"):
+            seen["appmetrica_device_id"].add(str(client_id))
     keep = [
         kind not in seen or value in seen[kind]
         for kind, value in zip(identity["id_type"].to_pylist(), identity["id_value"].to_pylist(), strict=True)

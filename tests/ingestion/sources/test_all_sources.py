@@ -27,7 +27,8 @@ ID_LOCATIONS = {
     "appmetrica_device_id": [
         f"SELECT toString(appmetrica_device_id) FROM raw.appmetrica__{t}"
         for t in ("events", "sessions_starts", "installations")
-    ],
+    ]
+    + ["SELECT client_id FROM raw.auth_service__logins WHERE client_type IN ('android', 'ios')"],
     "appmetrica_installation_id": [
         f"SELECT toString(installation_id) FROM raw.appmetrica__{t}"
         for t in ("events", "sessions_starts", "installations")
@@ -50,9 +51,28 @@ ID_LOCATIONS = {
 
 
 @pytest.fixture(scope="module")
-def loaded(sandbox, world_dir, warehouse, tmp_path_factory, monkeypatch_module):
-    """All sources ingested once into clean raw tables; yields (runs, client)."""
+def own_sandbox(world_dir):
+    """A sandbox of this module's own: the per-source tests expect fresh server state."""
+    import uuid
+
+    from simulator.sandbox import serve_all
+    from simulator.sandbox.auth_pg import drop_database
+
+    from .conftest import PG_SERVER_DSN, SERVICES
+
+    database = f"predicto_test_all_{uuid.uuid4().hex[:8]}"
+    sb = serve_all(world_dir, ports={name: 0 for name in SERVICES}, pg_dsn=PG_SERVER_DSN, pg_database=database)
+    yield sb
+    sb.stop()
+    drop_database(PG_SERVER_DSN, database)
+
+
+@pytest.fixture(scope="module")
+def loaded(own_sandbox, world_dir, warehouse, tmp_path_factory, monkeypatch_module):
+    """All sources ingested once into clean raw tables; yields (runs, client, …)."""
     from warehouse.settings import ClickHouseSettings
+
+    sandbox = own_sandbox
 
     client = warehouse.client()
     client.command("DROP DATABASE IF EXISTS raw")
