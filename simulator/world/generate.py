@@ -262,7 +262,9 @@ def _served_only(identity: pa.Table, out: Path) -> pa.Table:
             seen["ios_ifa"].add(str(fields.get("ios_ifa") or ""))
     # The auth service also records the app device a login came from.
     logins = read_parquet(out / "tables" / "auth_logins.parquet", columns=["client_type", "client_id"])
-    for kind, client_id in zip(logins["client_type"].to_pylist(), logins["client_id"].to_pylist(), strict=True):
+    for kind, client_id in zip(
+        logins["client_type"].to_pylist(), logins["client_id"].to_pylist(), strict=True
+    ):
         if kind in ("android", "ios"):
             seen["appmetrica_device_id"].add(str(client_id))
     keep = [

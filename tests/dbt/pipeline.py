@@ -71,4 +71,8 @@ def dbt(args: list[str], settings: ClickHouseSettings, schema: str, project_dir:
 
 
 def failures(outcome: Any) -> list[str]:
-    return [f"{r['unique_id']}: {r['status']} {r['message']}" for r in outcome.results if r["status"] not in ("success", "pass")]
+    return [
+        f"{r['unique_id']}: {r['status']} {r['message']}"
+        for r in outcome.results
+        if r["status"] not in ("success", "pass")
+    ]

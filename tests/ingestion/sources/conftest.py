@@ -38,7 +38,9 @@ def world_dir(tmp_path_factory, world_config) -> Path:
 def sandbox(world_dir) -> Iterator[Sandbox]:
     """All sandbox services on free ports, auth tables in a database of this session."""
     database = f"predicto_test_auth_{uuid.uuid4().hex[:8]}"
-    sb = serve_all(world_dir, ports={name: 0 for name in SERVICES}, pg_dsn=PG_SERVER_DSN, pg_database=database)
+    sb = serve_all(
+        world_dir, ports={name: 0 for name in SERVICES}, pg_dsn=PG_SERVER_DSN, pg_database=database
+    )
     yield sb
     sb.stop()
     from simulator.sandbox.auth_pg import drop_database
@@ -61,7 +63,9 @@ def clean_source(warehouse, ch_settings, tmp_path) -> Callable[[str], dlt.Pipeli
         for table in ("_dlt_pipeline_state", "_loads", "_quarantine"):
             if client.command(f"EXISTS TABLE raw.{table}"):
                 column = "pipeline_name" if table == "_dlt_pipeline_state" else "source"
-                client.command(f"DELETE FROM raw.{table} WHERE {column} = {{s:String}}", parameters={"s": source_name})
+                client.command(
+                    f"DELETE FROM raw.{table} WHERE {column} = {{s:String}}", parameters={"s": source_name}
+                )
         client.close()
         kwargs.setdefault("pipelines_dir", tmp_path / "pipelines")
         kwargs.setdefault("settings", ch_settings)

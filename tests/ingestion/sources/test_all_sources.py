@@ -61,7 +61,9 @@ def own_sandbox(world_dir):
     from .conftest import PG_SERVER_DSN, SERVICES
 
     database = f"predicto_test_all_{uuid.uuid4().hex[:8]}"
-    sb = serve_all(world_dir, ports={name: 0 for name in SERVICES}, pg_dsn=PG_SERVER_DSN, pg_database=database)
+    sb = serve_all(
+        world_dir, ports={name: 0 for name in SERVICES}, pg_dsn=PG_SERVER_DSN, pg_database=database
+    )
     yield sb
     sb.stop()
     drop_database(PG_SERVER_DSN, database)
