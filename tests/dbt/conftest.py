@@ -6,6 +6,7 @@ load can change what these tests read. dbt builds into databases `<schema>_stagi
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -60,7 +61,10 @@ def built(dbt_warehouse, dbt_world_dir, tmp_path_factory) -> Iterator[Built]:
     """The world ingested and the whole dbt project built once per test session."""
     settings = ClickHouseSettings(host=dbt_warehouse.host, port=dbt_warehouse.port)
     ingest_world(dbt_world_dir, settings, tmp_path_factory.mktemp("dbt_pipelines"))
-    outcome = dbt(["build"], settings, SCHEMA)
+    # PREDICTO_TEST_DBT_SELECT narrows the build while working on one area (e.g.
+    # "+path:models/marts/content"); unset, the whole project is built, as CI does.
+    select = os.environ.get("PREDICTO_TEST_DBT_SELECT", "").split()
+    outcome = dbt(["build", *(["--select", *select] if select else [])], settings, SCHEMA)
     assert outcome.success, failures(outcome) or outcome.error
     client = dbt_warehouse.client()
     yield Built(dbt_warehouse, settings, dbt_world_dir, SCHEMA, outcome, client)
