@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import sys
 
-from . import ingest_player_events, warehouse_http
+from . import ingest_player_events, warehouse_core, warehouse_http
 
-BENCHMARKS = {"warehouse_http": warehouse_http.run, "ingest_player_events": ingest_player_events.run}
+BENCHMARKS = {
+    "warehouse_http": warehouse_http.run,
+    "ingest_player_events": ingest_player_events.run,
+    "warehouse_core": warehouse_core.run,
+}
 
 
 def main(names: list[str]) -> int:

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import os
 import time
 from collections.abc import Callable
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -15,14 +13,12 @@ from warehouse.client import get_client
 
 from .connection import connect_warehouse
 from .dbt import PROJECT_DIR, DbtOutcome, run_dbt
-from .simulation import SimulatedWorld, sandbox_environment, simulate_world
+from .simulation import SimulatedWorld, overridden_environment, serving_world, simulate_world
 
 DEMO_WORLD = Path(".sim/world")
 DEMO_SCALE = {"people": 3000, "days": 30}
 PG_SERVER_DSN = os.environ.get("PREDICTO_SANDBOX_PG_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
 PG_DATABASE = os.environ.get("PREDICTO_SANDBOX_PG_DATABASE", "predicto_sandbox_auth")
-# Sources cut at "yesterday" by date: in the demo that is the day before the simulated now.
-DATED_SOURCES = ("yandex_metrica", "appmetrica", "yandex_direct")
 
 
 @dataclass
@@ -34,6 +30,7 @@ class DemoReport:
     seconds: float = 0.0
     tables: list[tuple[str, str, int]] = field(default_factory=list)  # database, table, rows
     notes: list[str] = field(default_factory=list)
+    headlines: list[str] = field(default_factory=list)  # formatted headline tables
 
     @property
     def success(self) -> bool:
@@ -53,7 +50,10 @@ def run_demo(echo: Callable[[str], None] = print, world_dir: Path = DEMO_WORLD, 
     pg_dsn = PG_SERVER_DSN if _postgres_reachable(PG_SERVER_DSN) else None
     if pg_dsn is None:
         report.notes.append(f"PostgreSQL not reachable at {PG_SERVER_DSN}: the auth service was not loaded")
-    with _sandbox(report.world.path, pg_dsn) as (env, source_kwargs), _environment(env):
+    with (
+        serving_world(report.world.path, pg_dsn, PG_DATABASE) as (env, source_kwargs),
+        overridden_environment(env),
+    ):
         names = [n for n in _all_sources() if n != "auth_service" or pg_dsn]
         echo(f"ingesting {len(names)} sources from the sandbox servers…")
         report.ingest = ingest(
@@ -69,6 +69,7 @@ def run_demo(echo: Callable[[str], None] = print, world_dir: Path = DEMO_WORLD, 
     report.dbt = run_dbt(["build", "--quiet"])
     if report.dbt.success:
         report.tables = _built_tables(settings, report.dbt)
+        report.headlines = _headlines(settings, report.dbt)
     report.seconds = time.perf_counter() - started
     return report
 
@@ -77,44 +78,6 @@ def _all_sources() -> list[str]:
     from ingestion.registry import SOURCES
 
     return list(SOURCES)
-
-
-@contextmanager
-def _sandbox(world: Path, pg_dsn: str | None):
-    """Sandbox servers on free ports, and the source settings that point at them."""
-    import json
-
-    from simulator.sandbox import serve_all
-
-    sandbox = serve_all(
-        world,
-        ports={name: 0 for name in ("metrica", "appmetrica", "direct", "billing", "content")},
-        pg_dsn=pg_dsn,
-        pg_database=PG_DATABASE,
-    )
-    try:
-        meta = json.loads((world / "world.json").read_text())
-        first = dt.date.fromisoformat(meta["data_start"][:10])
-        last = dt.date.fromisoformat(meta["now"][:10]) - dt.timedelta(days=1)
-        kwargs = {name: {"initial_date": first, "end_date": last} for name in DATED_SOURCES}
-        auth_dsn = sandbox.auth_db["dsn"] if sandbox.auth_db else None
-        yield sandbox_environment(sandbox.urls, world, auth_dsn), kwargs
-    finally:
-        sandbox.stop()
-
-
-@contextmanager
-def _environment(values: dict[str, str]):
-    saved = {k: os.environ.get(k) for k in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for key, old in saved.items():
-            if old is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = old
 
 
 def _postgres_reachable(dsn: str) -> bool:
@@ -136,6 +99,22 @@ def _built_tables(settings: Any, outcome: DbtOutcome) -> list[tuple[str, str, in
             tables.append((db, table, int(client.command(f"SELECT count() FROM `{db}`.`{table}`"))))
     client.close()
     return tables
+
+
+def _headlines(settings: Any, outcome: DbtOutcome) -> list[str]:
+    from . import headlines
+
+    marts = headlines.marts_database(outcome)
+    if marts is None:
+        return []
+    client = get_client(settings)
+    try:
+        lines: list[str] = []
+        for title, result in headlines.collect(client, marts):
+            lines += [*headlines.format_result(title, result), ""]
+        return lines
+    finally:
+        client.close()
 
 
 def format_report(report: DemoReport) -> str:
@@ -160,6 +139,8 @@ def format_report(report: DemoReport) -> str:
     width = max((len(f"{d}.{t}") for d, t, _ in report.tables), default=10)
     lines += [f"  {f'{d}.{t}':<{width}}  {rows:>12,} rows" for d, t, rows in report.tables]
     lines += [f"note: {n}" for n in report.notes]
+    if report.headlines:
+        lines += ["", "headline numbers:", "", *report.headlines]
     lines += [
         "",
         "where to look:",

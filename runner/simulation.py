@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
+import os
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+SANDBOX_SERVICES = ("metrica", "appmetrica", "direct", "billing", "content")
+# Sources cut at "yesterday" by date: for a simulated world, the day before its now.
+DATED_SOURCES = ("yandex_metrica", "appmetrica", "yandex_direct")
 
 
 @dataclass
@@ -41,6 +49,64 @@ def simulate_world(out: Path, *, reuse: bool = False, **config: Any) -> Simulate
     generate_world(cfg, out)
     meta = json.loads(meta_path.read_text())
     return SimulatedWorld(out, meta["config"], meta["counts"], time.perf_counter() - started)
+
+
+@contextmanager
+def overridden_environment(values: dict[str, str]) -> Iterator[None]:
+    """Set environment variables for the block (dlt and dbt read their settings there)."""
+    saved = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for key, old in saved.items():
+            if old is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = old
+
+
+@contextmanager
+def serving_world(
+    world: Path, pg_dsn: str | None, pg_database: str
+) -> Iterator[tuple[dict[str, str], dict[str, dict[str, Any]]]]:
+    """Sandbox servers of `world` on free ports; yields the source settings that point at them
+    (environment variables) and the ingest kwargs that cut dated sources at the world's now."""
+    from simulator.sandbox import serve_all
+
+    sandbox = serve_all(
+        world, ports={name: 0 for name in SANDBOX_SERVICES}, pg_dsn=pg_dsn, pg_database=pg_database
+    )
+    try:
+        meta = json.loads((world / "world.json").read_text())
+        first = dt.date.fromisoformat(meta["data_start"][:10])
+        last = dt.date.fromisoformat(meta["now"][:10]) - dt.timedelta(days=1)
+        kwargs = {name: {"initial_date": first, "end_date": last} for name in DATED_SOURCES}
+        auth_dsn = sandbox.auth_db["dsn"] if sandbox.auth_db else None
+        yield sandbox_environment(sandbox.urls, world, auth_dsn), kwargs
+    finally:
+        sandbox.stop()
+
+
+def ingest_world(world: Path, settings: Any, pipelines_dir: Path, pg_dsn: str) -> list[Any]:
+    """Serve `world` (auth tables in a throwaway PostgreSQL database) and load every source of it
+    into `settings`' raw layer; dlt state in `pipelines_dir` makes a later world load only what
+    is new. Raises if any source fails."""
+    import uuid
+
+    from ingestion.run import ingest
+    from simulator.sandbox.auth_pg import drop_database
+
+    database = f"predicto_world_{uuid.uuid4().hex[:8]}"
+    try:
+        with serving_world(world, pg_dsn, database) as (env, kwargs), overridden_environment(env):
+            runs = ingest(settings=settings, pipelines_dir=pipelines_dir, source_kwargs=kwargs)
+    finally:
+        drop_database(pg_dsn, database)
+    failed = {r.source: r.error for r in runs if r.status != "loaded"}
+    if failed:
+        raise RuntimeError(f"ingest failed: {failed}")
+    return runs
 
 
 def sandbox_environment(urls: dict[str, str], world: Path, auth_dsn: str | None) -> dict[str, str]:

@@ -64,7 +64,8 @@ def built(dbt_warehouse, dbt_world_dir, tmp_path_factory) -> Iterator[Built]:
     # PREDICTO_TEST_DBT_SELECT narrows the build while working on one area (e.g.
     # "+path:models/marts/content"); unset, the whole project is built, as CI does.
     select = os.environ.get("PREDICTO_TEST_DBT_SELECT", "").split()
-    outcome = dbt(["build", *(["--select", *select] if select else [])], settings, SCHEMA)
+    narrowed = ["--select", *select, "--indirect-selection", "cautious"] if select else []
+    outcome = dbt(["build", *narrowed], settings, SCHEMA)
     assert outcome.success, failures(outcome) or outcome.error
     client = dbt_warehouse.client()
     yield Built(dbt_warehouse, settings, dbt_world_dir, SCHEMA, outcome, client)

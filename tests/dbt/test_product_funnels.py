@@ -13,6 +13,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from .pipeline import dbt_environment
 from .product_reference import DAY_MS, Exclusion, Step, funnel_frame
 
 pytestmark = pytest.mark.usefixtures("built")
@@ -42,12 +43,7 @@ def compile_nodes(built, selection: list[str]) -> dict[str, str]:
 
     from runner.dbt import PROJECT_DIR
 
-    env = {
-        "CLICKHOUSE_HOST": built.settings.effective_host,
-        "CLICKHOUSE_PORT": str(built.settings.effective_port),
-        "CLICKHOUSE_PASSWORD": built.settings.password,
-        "DBT_SCHEMA": built.schema,
-    }
+    env = dbt_environment(built.settings, built.schema)
     project = str(Path(os.environ.get("PREDICTO_DBT_PROJECT_DIR", PROJECT_DIR)))
     with pytest.MonkeyPatch.context() as patch:
         for key, value in env.items():

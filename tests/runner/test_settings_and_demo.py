@@ -69,6 +69,7 @@ def test_demo_runs_the_whole_pipeline(isolated_embedded):
         assert f"ok {source}:" in result.output
     assert "all passed" in result.output
     assert "demo_test_marts.dim_channels" in result.output
+    assert "headline numbers:" in result.output and "dau_per_mau" in result.output
     state = embedded.running_state(isolated_embedded)
     assert state is not None and embedded.ping(state.url)
     client = __import__("clickhouse_connect").get_client(host="127.0.0.1", port=state.port)
