@@ -30,3 +30,4 @@ multiIf(
     addMonths({{ start_sql }}, {{ number_sql }} + 1) - 1
 )
 {%- endmacro %}
+

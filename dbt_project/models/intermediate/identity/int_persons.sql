@@ -41,11 +41,16 @@ event_persons as (
         min(event_at) as first_event_at,
         max(event_at) as last_event_at,
         argMin(platform, (event_at, event_seq)) as first_event_platform,
-        -- The first touch that carries channel attributes (a web visit, an app install).
-        argMinIf(channel, (event_at, event_seq), channel is not null) as first_channel,
-        argMinIf(utm_source, (event_at, event_seq), channel is not null) as first_utm_source,
-        argMinIf(utm_medium, (event_at, event_seq), channel is not null) as first_utm_medium,
-        argMinIf(utm_campaign, (event_at, event_seq), channel is not null) as first_utm_campaign,
+        -- The first touch that carries channel attributes (a web visit, an app install). One
+        -- tuple, because argMin skips NULL values: separate calls could take a tag from a
+        -- later touch than the channel.
+        argMinIf(
+            (channel, utm_source, utm_medium, utm_campaign), (event_at, event_seq), channel is not null
+        ) as first_touch_tags,
+        first_touch_tags.1 as first_channel,
+        first_touch_tags.2 as first_utm_source,
+        first_touch_tags.3 as first_utm_medium,
+        first_touch_tags.4 as first_utm_campaign,
         minIf(event_at, event_type in ('first_payment', 'renewal', 'reactivation')) as first_paid_event_at,
         count() as event_count
     from events

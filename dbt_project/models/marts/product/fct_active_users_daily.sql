@@ -1,6 +1,10 @@
 {#-
-    delete_insert keyed on the day for the same reason as fct_person_activity_daily: each run
-    recomputes the last lookback_days, whose WAU/MAU read the 29 days before them.
+    delete_insert keyed on the day for the same reason as fct_person_activity_daily. A run
+    recomputes from the earliest day whose inputs changed since it was built (a person merged
+    away or into another, a changed acquisition channel or first-seen day: the day's
+    inputs_fingerprint differs), or else from the last lookback_days, to the newest day; each
+    recomputed day's WAU/MAU read the 29 days before it. Days before the first day ever built
+    are not looked at: loading older history needs --full-refresh.
 -#}
 {{
     config(
@@ -18,8 +22,34 @@ with
 
 {%- if is_incremental() %}
 
+built_days as (
+    select activity_date, any(inputs_fingerprint) as fingerprint
+    from {{ this }}
+    group by activity_date
+),
+
+fresh_days as (
+    select activity_date, {{ active_users_inputs_fingerprint('activity', 'persons_now') }} as fingerprint
+    from {{ ref('fct_person_activity_daily') }} as activity
+    left join {{ ref('int_persons') }} as persons_now on activity.person_id = persons_now.person_id
+    where activity.activity_date >= (select min(activity_date) from built_days)
+    group by activity_date
+),
+
+changed_days as (
+    select coalesce(fresh_days.activity_date, built_days.activity_date) as day
+    from fresh_days
+    full outer join built_days on fresh_days.activity_date = built_days.activity_date
+    where fresh_days.fingerprint is null or built_days.fingerprint is null
+        or fresh_days.fingerprint != built_days.fingerprint
+    settings join_use_nulls = 1
+),
+
 report_start as (
-    select max(activity_date) - {{ var('lookback_days', 3) }} as start_date from {{ this }}
+    select least(
+        (select max(activity_date) from {{ this }}) - {{ var('lookback_days', 3) }},
+        ifNull((select minOrNull(day) from changed_days), toDate('2149-06-06'))
+    ) as start_date
 ),
 
 {%- endif %}
@@ -39,6 +69,14 @@ persons as (
         acquisition_channel,
         first_seen_date
     from {{ ref('int_persons') }}
+),
+
+-- What each day's figures are computed from, hashed: compared on the next incremental run.
+day_fingerprints as (
+    select activity_date, {{ active_users_inputs_fingerprint('person_days', 'persons') }} as fingerprint
+    from person_days
+    left join persons on person_days.person_id = persons.person_id
+    group by activity_date
 ),
 
 -- A person counts once per day on each platform and once on 'all'.
@@ -98,4 +136,8 @@ final as (
     group by grouping sets ((report_date, platform_key, channel_key), (report_date, platform_key))
 )
 
-select * from final
+select
+    final.*,
+    day_fingerprints.fingerprint as inputs_fingerprint
+from final
+left join day_fingerprints on final.activity_date = day_fingerprints.activity_date
