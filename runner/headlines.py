@@ -53,6 +53,31 @@ HEADLINES: tuple[Headline, ...] = (
         order by step_index
         """,
     ),
+    Headline(
+        "Marketing to date by channel (last-non-direct attribution; ROMI = (revenue - spend) / spend)",
+        """
+        select channel, sum(spend) as total_spend, round(sum(new_paying_customers), 1) as new_payers,
+            round(sum(spend) / nullIf(sum(new_paying_customers), 0)) as cac,
+            round(sum(net_revenue)) as total_net_revenue,
+            round((sum(net_revenue) - sum(spend)) / nullIf(sum(spend), 0), 2) as romi,
+            round(sum(spend) / nullIf(sum(net_revenue), 0), 2) as drr
+        from {marts}.fct_romi
+        where campaign = 'all' and attribution_model = 'last_non_direct'
+        group by channel
+        order by total_spend desc, total_net_revenue desc
+        """,
+    ),
+    Headline(
+        "Subscriptions: MRR bridge and churn by month (all plans)",
+        """
+        select month_start as month, opening_mrr, new_mrr, reactivation_mrr, churn_mrr, closing_mrr,
+            round(churn_rate, 3) as churn_rate, round(renewal_rate, 3) as renewal_rate,
+            round(trial_conversion_rate, 3) as trial_to_paid
+        from {marts}.fct_mrr_monthly
+        where plan_id = 'all'
+        order by month_start
+        """,
+    ),
 )
 
 
