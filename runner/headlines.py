@@ -78,6 +78,16 @@ HEADLINES: tuple[Headline, ...] = (
         order by month_start
         """,
     ),
+    Headline(
+        "Top titles by ROI (credited revenue vs amortised licence/production cost)",
+        """
+        select title, content_type as type, credited_revenue, amortised_cost, round(roi, 3) as roi
+        from {marts}.fct_content_roi
+        where amortised_cost > 0
+        order by roi desc, content_id
+        limit 5
+        """,
+    ),
 )
 
 
