@@ -1,19 +1,36 @@
 {#
     Latest version of every natural key of an append-only raw table (ADR 0002): the raw layer
     stores a new row whenever a record's content changed, so staging keeps, per key, the row
-    loaded last (`_loaded_at`), then the highest `version_columns` (e.g. `updated_at`) and the
-    row hash, so two versions landing in the same load still resolve the same way every time.
+    with the highest `version_columns` (e.g. `updated_at`; NULL lowest), then loaded last
+    (`_loaded_at`), then the highest row hash, so two versions landing in the same load still
+    resolve the same way every time.
+
+    Written as "all rows but the superseded ones" rather than a sort of the whole table (LIMIT 1
+    BY): only keys with more than one version are grouped into arrays, the rest streams through
+    untouched. That keeps a 10M-row event table's view cheap to read and its memory small. A
+    row is identified by `_row_hash`, which covers the key columns (the sink never stores the
+    same key and hash twice).
 #}
 {% macro latest_version(relation, key_columns, version_columns=[]) -%}
+    {%- set rank = [] -%}
+    {%- for column in version_columns -%}
+        {%- do rank.append('isNotNull(' ~ column ~ ')') -%}
+        {%- do rank.append('assumeNotNull(' ~ column ~ ')') -%}
+    {%- endfor -%}
+    {%- do rank.extend(['_loaded_at', '_row_hash']) -%}
     select *
     from {{ relation }}
-    order by
-        {%- for column in version_columns %}
-        {{ column }} desc,
-        {%- endfor %}
-        _loaded_at desc,
-        _row_hash desc
-    limit 1 by {{ key_columns | join(', ') }}
+    where _row_hash not in (
+        select arrayJoin(arrayFilter(hash -> hash != newest, hashes))
+        from (
+            select
+                groupArray(_row_hash) as hashes,
+                argMax(_row_hash, ({{ rank | join(', ') }})) as newest
+            from {{ relation }}
+            group by {{ key_columns | join(', ') }}
+            having count() > 1
+        )
+    )
 {%- endmacro %}
 
 
