@@ -33,3 +33,18 @@
     select rebuild_month from ({{ extra_months_sql }})
     {%- endif %}
 {%- endmacro %}
+
+
+{#
+    Runs a query of rebuild months (e.g. one ending in rebuild_months) before the model's own
+    SQL and returns them as a list of integers (YYYYMM), so the model filters on literals: the
+    set is computed once, and month filters prune partitions. [0] (no month) when there is none,
+    so `in (...)` stays valid; [0] as well at parse time, when nothing runs.
+#}
+{% macro months_to_rebuild(rebuild_sql) -%}
+    {%- if not execute -%}
+        {{ return([0]) }}
+    {%- endif -%}
+    {%- set months = run_query(rebuild_sql).columns[0].values() | map('int') | unique | sort | list -%}
+    {{ return(months or [0]) }}
+{%- endmacro %}

@@ -14,8 +14,8 @@
 -- whose payments were reclassified) and swaps them in, so the table always equals a full
 -- rebuild. Sorted by person and time: journeys, funnels and sessions read one person's events
 -- in order; monthly partitions keep date-range scans cheap.
-with
-
+{#- The touches of every source, shared by the month query below and the model. -#}
+{% set touch_ctes %}
 visits as (
     select * from {{ ref('stg_yandex_metrica__visits') }} where not is_bot
 ),
@@ -423,8 +423,16 @@ dated_touches as (
     from touches
     where event_at is not null
 ),
+{% endset %}
 
 {% if is_incremental() %}
+{#- The months to rebuild are found by a query of their own before the model runs, so the
+    model filters on a list of literals: the rebuild set is computed once, not once per use. -#}
+{% set rebuild_sql %}
+with
+
+{{ touch_ctes }}
+
 identity_drift as (
     select distinct toYYYYMM(built.event_date) as rebuild_month
     from {{ this }} as built
@@ -439,21 +447,26 @@ billing_drift as (
     inner join payment_events
         on built.event_id = concat('billing:payment:', payment_events.payment_id)
     where built.source = 'billing' and built.event_type != payment_events.event_type
-),
+)
 
-rebuild as (
-    {{ rebuild_months('event_date', 'loaded_at', 'dated_touches', 'event_date',
-        'select rebuild_month from identity_drift union distinct select rebuild_month from billing_drift') }}
-),
+{{ rebuild_months('event_date', 'loaded_at', 'dated_touches', 'event_date',
+    'select rebuild_month from identity_drift union distinct select rebuild_month from billing_drift') }}
+{% endset %}
+{% set months = months_to_rebuild(rebuild_sql) | join(', ') %}
 {% endif %}
+
+with
+
+{{ touch_ctes }}
+
 
 -- The months rebuilt, plus the day before each as context: a session that began just before
 -- midnight keeps its id, and a payment finds the platform used in the hours before it.
 scoped_touches as (
     select * from dated_touches
     {% if is_incremental() %}
-    where toYYYYMM(event_date) in (select rebuild_month from rebuild)
-        or toYYYYMM(toDate(addDays(event_date, 1))) in (select rebuild_month from rebuild)
+    where toYYYYMM(event_date) in ({{ months }})
+        or toYYYYMM(toDate(addDays(event_date, 1))) in ({{ months }})
     {% endif %}
 ),
 
@@ -597,7 +610,7 @@ final as (
     from platformed
     left join sessionised on platformed.event_id = sessionised.event_id
     {% if is_incremental() %}
-    where toYYYYMM(platformed.event_date) in (select rebuild_month from rebuild)
+    where toYYYYMM(platformed.event_date) in ({{ months }})
     {% endif %}
 )
 

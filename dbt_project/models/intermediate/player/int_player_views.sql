@@ -29,6 +29,17 @@ identity as (
 ),
 
 {% if is_incremental() %}
+{#- The months to rebuild are found by a query of their own before the model runs, so the
+    model filters on a list of literals: the rebuild set is computed once, and the month
+    filters prune partitions instead of re-evaluating a subquery over every event. -#}
+{% set rebuild_sql %}
+with
+
+player_events as (
+    select event_date, _loaded_at from {{ ref('stg_player_logs__events') }}
+    where view_id is not null and not is_bot
+),
+
 -- A view lasts less than a day: an event belongs to a view that started on its day or the
 -- day before, so a late event can change a view of the previous day's month.
 event_months as (
@@ -40,15 +51,15 @@ event_months as (
 identity_drift as (
     select distinct toYYYYMM(built.view_date) as rebuild_month
     from {{ this }} as built
-    inner join identity
+    inner join {{ ref('int_identity__ids') }} as identity
         on built.anchor_id_type = identity.id_type and built.anchor_id_value = identity.id_value
     where built.person_id != identity.person_id
-),
+)
 
-rebuild as (
-    {{ rebuild_months('view_date', 'loaded_at', 'event_months', 'event_date',
-        'select rebuild_month from identity_drift') }}
-),
+{{ rebuild_months('view_date', 'loaded_at', 'event_months', 'event_date',
+    'select rebuild_month from identity_drift') }}
+{% endset %}
+{% set months = months_to_rebuild(rebuild_sql) | join(', ') %}
 {% endif %}
 
 -- The months rebuilt, with a day of context on both sides: a view that starts in the month and
@@ -57,9 +68,9 @@ rebuild as (
 scoped_events as (
     select * from player_events
     {% if is_incremental() %}
-    where toYYYYMM(event_date) in (select rebuild_month from rebuild)
-        or toYYYYMM(toDate(addDays(event_date, -1))) in (select rebuild_month from rebuild)
-        or toYYYYMM(toDate(addDays(event_date, 1))) in (select rebuild_month from rebuild)
+    where toYYYYMM(event_date) in ({{ months }})
+        or toYYYYMM(toDate(addDays(event_date, -1))) in ({{ months }})
+        or toYYYYMM(toDate(addDays(event_date, 1))) in ({{ months }})
     {% endif %}
 ),
 
@@ -268,7 +279,7 @@ final as (
         on identity.id_type = if(rules.user_id is not null, 'player_user_id', 'player_device_id')
         and identity.id_value = coalesce(rules.user_id, rules.device_id, '')
     {% if is_incremental() %}
-    where toYYYYMM(rules.started_at) in (select rebuild_month from rebuild)
+    where toYYYYMM(rules.started_at) in ({{ months }})
     {% endif %}
 )
 
