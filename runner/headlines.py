@@ -7,6 +7,7 @@ wall clock), so the same data always prints the same numbers.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 
@@ -121,6 +122,10 @@ def format_result(title: str, result: Any) -> list[str]:
 
 
 def _cell(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, Decimal):
+        return f"{value:,.2f}"
     if isinstance(value, float):
         return f"{value:,.4f}".rstrip("0").rstrip(".") if value % 1 else f"{value:,.0f}"
     if isinstance(value, int) and not isinstance(value, bool):
